@@ -1,0 +1,208 @@
+"""`python -m pipeline submit SPEC`: validate, plan, run with Ray Tune, draw.
+
+The driver validates the whole spec and checks every task's data before any
+trial starts, creates the MLflow store and experiment once, then lets Ray Tune
+schedule one trial per pack on a local Ray (`ray.init()`) or the cluster named
+by RAY_ADDRESS. At the end it draws the spec's figures and prints where
+everything went.
+"""
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+from pipeline import tracking
+from pipeline.packs import auto_pack_size, concurrent_slots, make_packs
+from pipeline.spec import SpecError, load_spec
+from tasks import get_task
+
+log = logging.getLogger("pipeline")
+
+
+def add_arguments(parser):
+    parser.add_argument("spec", help="path of the YAML sweep spec")
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
+        "sqlite:///mlflow.db in the working directory)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate the spec and print the plan; run nothing",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="train the spec's smoke steps (a few) per config",
+    )
+    parser.add_argument(
+        "--pack-size",
+        type=int,
+        help="configs per trial (default: the spec's, else auto)",
+    )
+    parser.add_argument(
+        "--pack-mode",
+        choices=("auto", "stacked", "sequential"),
+        help="how a trial trains its pack (default: the spec's)",
+    )
+    parser.add_argument("--data-root", help="folder that holds the data sets")
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="download missing data sets (needs the network)",
+    )
+    parser.add_argument(
+        "--out", help="folder for the figures (default: figures/<sweep name>)"
+    )
+
+
+def _git_commit():
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _package_version():
+    try:
+        return metadata.version("adam-regimes")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _check_data(sweep, download):
+    tasks = {(c.task, c.task_options) for c in sweep.configs}
+    for name, options in sorted(tasks, key=str):
+        get_task(name, **dict(options)).check_data(sweep.data_root, download)
+
+
+def _cluster_resources(dry_run):
+    if dry_run:
+        return {"CPU": float(os.cpu_count() or 1), "GPU": 0.0}
+    import ray
+
+    return ray.cluster_resources()
+
+
+def _plan(sweep, args, cluster):
+    slots = concurrent_slots(sweep.resources, cluster)
+    size = args.pack_size or sweep.pack_size
+    if size == "auto":
+        size = auto_pack_size(sweep.configs, slots)
+    mode = args.pack_mode or sweep.pack_mode
+    packs = make_packs(sweep.configs, size, mode)
+    print(
+        f"spec {sweep.path}: {len(sweep.configs)} configs in {len(packs)} "
+        f"trials (pack size {size}, mode {mode}); per trial "
+        f"{sweep.resources}; {slots} trials at once"
+    )
+    return packs, slots
+
+
+def _start_ray():
+    import ray
+
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address)
+    else:
+        ray.init(include_dashboard=False)
+    return ray
+
+
+def _draw(sweep, uri, out_dir):
+    from analysis.curves import draw_curves
+    from analysis.regime_map import draw_regime_maps
+
+    paths = []
+    if "regime_map" in sweep.figures:
+        paths += draw_regime_maps(sweep.name, uri, out_dir)
+    if "curves" in sweep.figures:
+        paths += draw_curves(sweep.name, uri, out_dir)
+    return paths
+
+
+def main(args):
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        sweep = load_spec(args.spec, smoke=args.smoke)
+    except (SpecError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.data_root:
+        sweep.data_root = args.data_root
+    try:
+        _check_data(sweep, args.download)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    if args.dry_run:
+        _plan(sweep, args, _cluster_resources(dry_run=True))
+        return 0
+
+    uri = tracking.absolute_tracking_uri(
+        args.tracking_uri or tracking.default_tracking_uri()
+    )
+    experiment_id = tracking.setup_experiment(uri, sweep.name)
+    _start_ray()
+    packs, slots = _plan(sweep, args, _cluster_resources(dry_run=False))
+    setup = {
+        "tracking_uri": uri,
+        "experiment_id": experiment_id,
+        "resources": sweep.resources,
+        "device": sweep.device,
+        "record": tuple(sweep.record),
+        "tags": {
+            "spec_file": Path(sweep.path).name,
+            "spec_hash": sweep.spec_hash,
+            "package_version": _package_version(),
+            "git_commit": _git_commit() or "unknown",
+            "smoke": str(bool(args.smoke)).lower(),
+        },
+    }
+
+    from pipeline.tune_run import run_trials
+
+    started = time.perf_counter()
+    stats, errors = run_trials(sweep, packs, setup)
+    wall = time.perf_counter() - started
+    _report(stats, errors, wall, slots)
+
+    out_dir = Path(args.out or Path("figures") / sweep.name)
+    paths = _draw(sweep, uri, out_dir)
+    print(f"tracking URI: {uri}")
+    print(f"experiment:   {sweep.name}")
+    for path in paths:
+        print(f"figure:       {path}")
+    return 1 if errors else 0
+
+
+def _report(stats, errors, wall, slots):
+    train = sum(s.get("train_seconds", 0.0) for s in stats)
+    trial = sum(s.get("trial_seconds", 0.0) for s in stats)
+    steps = sum(s.get("config_steps", 0) for s in stats)
+    busy = min(slots, max(len(stats), 1))
+    outside = 1.0 - train / (wall * busy) if wall > 0 else 0.0
+    print(
+        f"{len(stats)} trials finished in {wall:.1f} s wall: "
+        f"{steps / wall:.0f} config-steps/s; training {train:.1f} s, "
+        f"in-trial overhead {trial - train:.1f} s; time outside training "
+        f"{100 * outside:.0f} % of {busy} slot(s) x wall"
+    )
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
