@@ -85,11 +85,6 @@ def _state_norms(params, state, axis_dims):
     return (norm(params), norm(state.m), norm(state.v, torch.sqrt))
 
 
-def _batch(task, data, step):
-    batch = getattr(task, "batch", None)
-    return batch(data, step) if batch else data
-
-
 class _Recorder:
     """Per-step values kept on the device until the end of training."""
 
@@ -208,7 +203,7 @@ def _train(task, problem, configs, loop, record):
 
     end = steps
     for t in range(steps):
-        data = _batch(task, problem.data, t)
+        data = task.batch(problem.data, t)
         if task.eval_every and t % task.eval_every == 0:
             with torch.no_grad():
                 rec.add_metrics(t, loop.eval_fn(loop.params, data))
@@ -216,7 +211,8 @@ def _train(task, problem, configs, loop, record):
         rec.loss[t] = loss
         alive &= torch.isfinite(loss)
         if rec.state is not None:
-            norms = _state_norms(params, state, config_dims)
+            with torch.no_grad():
+                norms = _state_norms(params, state, config_dims)
             for i, norm in enumerate(norms):
                 if norm is not None:
                     rec.state[i, t] = norm

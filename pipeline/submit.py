@@ -7,7 +7,6 @@ by RAY_ADDRESS. At the end it draws the spec's figures and prints where
 everything went.
 """
 
-import argparse
 import logging
 import os
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 from pipeline import tracking
 from pipeline.packs import auto_pack_size, concurrent_slots, make_packs
 from pipeline.spec import SpecError, load_spec
-from tasks import get_task
+from tasks import task_for
 
 log = logging.getLogger("pipeline")
 
@@ -85,9 +84,12 @@ def _package_version():
 
 
 def _check_data(sweep, download):
-    tasks = {(c.task, c.task_options) for c in sweep.configs}
-    for name, options in sorted(tasks, key=str):
-        get_task(name, **dict(options)).check_data(sweep.data_root, download)
+    """Check (or, with download, fetch) every task's files before any trial."""
+    firsts = {}
+    for config in sweep.configs:
+        firsts.setdefault((config.task, config.task_options), config)
+    for config in firsts.values():
+        task_for(config, sweep.data_root).check_data(None, download)
 
 
 def _cluster_resources(dry_run):
@@ -145,9 +147,12 @@ def main(args):
         return 2
     if args.data_root:
         sweep.data_root = args.data_root
+    if sweep.data_root:
+        # Trials run in folders of their own: pass them an absolute path.
+        sweep.data_root = str(Path(sweep.data_root).expanduser().resolve())
     try:
         _check_data(sweep, args.download)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -166,6 +171,7 @@ def main(args):
         "experiment_id": experiment_id,
         "resources": sweep.resources,
         "device": sweep.device,
+        "data_root": sweep.data_root,
         "record": tuple(sweep.record),
         "tags": {
             "spec_file": Path(sweep.path).name,

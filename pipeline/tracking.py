@@ -25,6 +25,8 @@ BATCH_LIMIT = 1000
 # Buckets of the downsampled `loss` metric: each keeps its min and its max,
 # so a curve is at most 2 * LOSS_BUCKETS points in the UI.
 LOSS_BUCKETS = 500
+# Arrays the engine records at every step with `record: [state]`.
+STATE_ARRAYS = ("x_norm", "m_norm", "sqrt_v_norm")
 
 
 def default_tracking_uri():
@@ -153,6 +155,16 @@ def _metrics(result, config, timestamp):
     values["train_seconds"] = result.seconds
     metrics += [Metric(k, v, timestamp, 0) for k, v in values.items()]
     for name, series in result.arrays.items():
+        if name in STATE_ARRAYS:
+            # State norms are recorded at every step: log them thinned
+            # evenly, since curve.npz keeps every step.
+            steps = np.unique(np.linspace(0, len(series) - 1,
+                                          2 * LOSS_BUCKETS).astype(int))
+            metrics += [
+                Metric(f"state/{name}", float(series[s]), timestamp, int(s))
+                for s in steps if math.isfinite(series[s])
+            ]
+            continue
         steps = result.arrays.get(f"{name}_step")
         if name.endswith("_step") or steps is None:
             continue

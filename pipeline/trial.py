@@ -16,7 +16,7 @@ from ray import tune
 from pipeline import tracking
 from pipeline.calibrate import choose_width
 from pipeline.engine import train_pack
-from tasks import get_task
+from tasks import task_for
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def run_pack(trial_config, packs, setup):
     threads = _set_threads(setup["resources"].get("cpu", 1))
     device = resolve_device(setup["device"], setup["resources"].get("gpu", 0))
     first = configs[0]
-    task = get_task(first.task, **dict(first.task_options))
+    task = task_for(first, setup["data_root"])
     problem = task.build(first.seed, device, DTYPES[first.dtype])
 
     calibrated = time.perf_counter()

@@ -9,7 +9,9 @@ gives the same numbers on every machine.
 `loss(params, data)` is a pure function of a dict of parameter tensors: the
 engine batches it over configs with ``torch.func.vmap`` and differentiates it
 with ``torch.func.grad``, so it must not modify its inputs or draw random
-numbers.
+numbers. The engine must pass the loss `batch(data, step)` at each step, not
+`data`: the two are the same except in stochastic tasks, where `batch` selects
+that step's minibatch.
 """
 
 import dataclasses
@@ -49,6 +51,15 @@ class Task:
 
     def loss(self, params, data) -> torch.Tensor:
         raise NotImplementedError
+
+    def batch(self, data, step) -> dict[str, torch.Tensor]:
+        """Return the data the loss sees at `step`, counted from 0.
+
+        Full-batch tasks return `data` itself. A stochastic task returns its
+        minibatch, which must be a pure function of (data, step) so that a
+        config gives the same numbers alone or in a pack.
+        """
+        return data
 
     def eval_metrics(self, params, data) -> dict[str, torch.Tensor]:
         """Return extra scalar metrics (a test error, say) for one config."""
