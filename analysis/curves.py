@@ -29,6 +29,7 @@ from matplotlib.lines import Line2D
 
 from analysis.files import file_part, write_csv
 from analysis.runs import RunsError, default_tracking_uri, load_runs
+from analysis.state_space import draw_state_space, has_state
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,9 @@ def draw_curves(
             data (see analysis.runs.load_runs).
 
     Returns:
-        Paths of curves_<task>.png and curves_<task>.csv for every task.
+        Paths of curves_<task>.png and curves_<task>.csv for every task, and
+        of state_<task>.png and .csv (the trajectory in (||x||, ||m||,
+        ||sqrt v||) over the window) for tasks whose runs recorded state.
 
     Raises:
         ValueError: for an unknown x or an invalid window.
@@ -131,6 +134,12 @@ def draw_curves(
         rows = _draw_task(picture, task, group, x, window)
         write_csv(table, CURVE_COLUMNS, rows)
         paths.extend([picture, table])
+        with_state = [r for r in group if has_state(r)]
+        if with_state:
+            paths += draw_state_space(
+                out_dir / f"state_{file_part(task)}.png",
+                out_dir / f"state_{file_part(task)}.csv",
+                task, with_state, window, dpi=DPI)
     logger.info(
         "wrote %d files for %d configs to %s", len(paths), len(records), out_dir
     )

@@ -15,8 +15,10 @@ With g the gradient and t the step count (starting at 1):
     signGD:   x <- x - lr sign(g)
 
 RMSprop's alpha is stored as beta2. A config whose ``alive`` flag is False
-keeps its parameters and moments unchanged, so a diverged config is frozen
-where it stands without touching the others.
+keeps its parameters unchanged, so a diverged config is frozen where it
+stands without touching the others; its moments are left to go stale (they
+are never read again, and copying them every step would cost a third of the
+update).
 """
 
 from dataclasses import dataclass, field
@@ -113,12 +115,12 @@ def update(kind, params, grads, state, hparams, alive=None):
         state: the State from init_state, advanced in place.
         hparams: HParams with floats or [K] tensors.
         alive: optional bool tensor [K]; configs marked False keep their
-            parameters and moments.
+            parameters.
     """
     state.step += 1
     saved = None
     if alive is not None:
-        saved = [t.clone() for t in (*params, *state.m, *state.v)]
+        saved = [p.clone() for p in params]
 
     for i, (p, g) in enumerate(zip(params, grads)):
         if kind == "adam":
@@ -129,6 +131,6 @@ def update(kind, params, grads, state, hparams, alive=None):
             _signgd(p, g, hparams)
 
     if saved is not None:
-        for new, old in zip((*params, *state.m, *state.v), saved):
+        for new, old in zip(params, saved):
             keep = _per_config(alive, new)
             new.copy_(torch.where(keep, new, old))

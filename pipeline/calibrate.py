@@ -2,7 +2,8 @@
 
 For a pack of K configs in `auto` mode, a few steps are timed at widths 1, 4,
 16, 64, ... up to K, and the width with the most config-steps per second wins
-(width 1 is the sequential way, width > 1 the stacked way). On a CPU a single
+if it beats width 1 by STACK_MARGIN (width 1 is the sequential way, width > 1
+the stacked way). On a CPU a single
 sin-task network already keeps a core's matmuls busy, so width 1 tends to win
 there; on a GPU, and for tiny networks, stacking wins. The result is cached per
 worker process for each (task, options, device, dtype, thread count, K).
@@ -17,6 +18,13 @@ from pipeline.engine import train_pack
 
 PROBE_STEPS = 8
 WARMUP_STEPS = 2
+# A probe shorter than this is repeated with twice the steps: timings of a
+# few milliseconds are mostly noise on a shared machine.
+MIN_PROBE_SECONDS = 0.3
+# Stacking must beat one config at a time by this factor to be chosen: the
+# sequential way also stops a diverged config early, which a probe of
+# healthy copies cannot show.
+STACK_MARGIN = 1.2
 # Stop widening once throughput drops below this share of the best so far:
 # on the machines measured, throughput against width rises then falls once.
 STOP_RATIO = 0.8
@@ -43,12 +51,17 @@ def measure_width(task, problem, config, width):
     device = next(iter(problem.params.values())).device
     warm = dataclasses.replace(config, steps=WARMUP_STEPS)
     train_pack(task, problem, [warm] * width, width)
-    probe = dataclasses.replace(config, steps=PROBE_STEPS)
-    _sync(device)
-    started = time.perf_counter()
-    train_pack(task, problem, [probe] * width, width)
-    _sync(device)
-    return width * PROBE_STEPS / (time.perf_counter() - started)
+    steps = PROBE_STEPS
+    while True:
+        probe = dataclasses.replace(config, steps=steps)
+        _sync(device)
+        started = time.perf_counter()
+        train_pack(task, problem, [probe] * width, width)
+        _sync(device)
+        elapsed = time.perf_counter() - started
+        if elapsed >= MIN_PROBE_SECONDS or steps >= config.steps:
+            return width * steps / elapsed
+        steps *= 2
 
 
 def choose_width(task, problem, configs, mode):
@@ -74,5 +87,8 @@ def choose_width(task, problem, configs, mode):
             rates[width] = measure_width(task, problem, config, width)
             if rates[width] < STOP_RATIO * max(rates.values()):
                 break
-        _cache[key] = (max(rates, key=rates.get), rates)
+        best = max(rates, key=rates.get)
+        if rates[best] < STACK_MARGIN * rates[1]:
+            best = 1
+        _cache[key] = (best, rates)
     return _cache[key]

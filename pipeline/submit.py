@@ -50,6 +50,9 @@ def add_arguments(parser):
         choices=("auto", "stacked", "sequential"),
         help="how a trial trains its pack (default: the spec's)",
     )
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile each task's loss in every worker "
+                        "(pays for long runs: about 20 s to compile)")
     parser.add_argument("--data-root", help="folder that holds the data sets")
     parser.add_argument(
         "--download",
@@ -172,6 +175,7 @@ def main(args):
         "resources": sweep.resources,
         "device": sweep.device,
         "data_root": sweep.data_root,
+        "compile": args.compile,
         "record": tuple(sweep.record),
         "tags": {
             "spec_file": Path(sweep.path).name,

@@ -123,3 +123,19 @@ def test_float32_stacked_stays_close_on_short_horizon():
             # float32 rounding differs between vmap and the plain path; over
             # 20 steps the gap measured here stays below 1e-5 relative.
             assert np.max(np.abs(s.loss - q.loss) / np.abs(q.loss)) < 1e-4
+
+
+def test_state_norms_recorded_per_step():
+    task = get_task("sin_regression", **dict(OPTIONS))
+    problem = task.build(0, "cpu", torch.float64)
+    configs = [_config("adam", 1e-3, a=a, b=10.0, steps=30) for a in (1.0, 10.0)]
+    stacked = train_pack(task, problem, configs, width=2, record=("state",))
+    single = train_pack(task, problem, configs, width=1, record=("state",))
+    x0 = torch.sqrt(sum((p**2).sum() for p in problem.params.values())).item()
+    for s, q in zip(stacked, single):
+        assert s.arrays["x_norm"][0] == pytest.approx(x0, rel=1e-12)
+        assert s.arrays["m_norm"][0] == 0.0
+        assert s.arrays["sqrt_v_norm"][1] > 0.0
+        for name in ("x_norm", "m_norm", "sqrt_v_norm"):
+            assert len(s.arrays[name]) == 30
+            assert np.allclose(s.arrays[name], q.arrays[name], rtol=1e-10)

@@ -66,3 +66,19 @@ def test_params_are_written_one_way():
     assert format_param(100.0) == "100.0"
     assert format_param(3) == "3"
     assert format_param(None) == "none"
+
+
+def test_state_arrays_become_state_metrics():
+    from pipeline.engine import ConfigResult
+    from pipeline.tracking import _metrics
+
+    config = _configs(1)[0]
+    norms = np.linspace(1.0, 2.0, 5000)
+    result = ConfigResult(loss=np.linspace(1, 0.1, 5000), diverged_at=None,
+                          seconds=1.0, arrays={"x_norm": norms})
+    metrics = _metrics(result, config, timestamp=0)
+    state = [m for m in metrics if m.key == "state/x_norm"]
+    assert 0 < len(state) <= 2 * LOSS_BUCKETS
+    assert state[0].step == 0
+    assert state[-1].step == 4999
+    assert state[-1].value == 2.0
