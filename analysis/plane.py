@@ -13,7 +13,14 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from analysis.regimes import CONVERGED, DIVERGENCE, OSCILLATION, SPIKES, UNSETTLED
+from analysis.regimes import (
+    CONVERGED,
+    DIVERGENCE,
+    OSCILLATION,
+    SPIKES,
+    UNDERFLOW,
+    UNSETTLED,
+)
 
 # Okabe-Ito colours, distinguishable with the common colour-vision deficiencies.
 REGIME_COLORS = {
@@ -22,6 +29,7 @@ REGIME_COLORS = {
     SPIKES: "#E69F00",
     DIVERGENCE: "#D55E00",
     UNSETTLED: "#BBBBBB",
+    UNDERFLOW: "#CC79A7",
 }
 DIVERGED_COLOR = "0.85"
 X_LABEL = "b = (1 − β1) / lr   [per unit of time t = lr · step]"
@@ -41,12 +49,14 @@ def log_edges(values):
     return 10.0 ** np.concatenate(([first], mids, [last]))
 
 
-def draw_heatmap(path, a_values, b_values, loss, title, colorbar_label):
+def draw_heatmap(path, a_values, b_values, loss, title, colorbar_label, vmax=None):
     """Save a heatmap of loss[i, j] at (a_values[i], b_values[j]).
 
     Cells with loss inf are drawn hatched grey as diverged. Cells with NaN
     had no run and stay blank, as do cells with loss <= 0, which the
-    logarithmic colour scale cannot show.
+    logarithmic colour scale cannot show. With `vmax`, larger losses take
+    the top colour (the colour bar's arrow), so that a few blown-up runs do
+    not flatten the contrast among the others.
     """
     fig, ax, a_edges, b_edges = _plane_axes(a_values, b_values, title)
     finite = np.isfinite(loss) & (loss > 0)
@@ -55,10 +65,13 @@ def draw_heatmap(path, a_values, b_values, loss, title, colorbar_label):
             b_edges,
             a_edges,
             np.ma.masked_where(~finite, loss),
-            norm=_log_norm(loss[finite]),
+            norm=_log_norm(loss[finite], vmax),
             cmap="viridis",
         )
-        fig.colorbar(mesh, ax=ax, label=colorbar_label)
+        over = vmax is not None and bool((loss[finite] > vmax).any())
+        fig.colorbar(
+            mesh, ax=ax, label=colorbar_label, extend="max" if over else "neither"
+        )
 
     handles = [_diagonal(ax, a_edges, b_edges)]
     diverged = np.argwhere(np.isposinf(loss))
@@ -163,8 +176,10 @@ def _no_run_patch():
     return Patch(facecolor="white", edgecolor="0.5", label="no finished run")
 
 
-def _log_norm(values):
+def _log_norm(values, vmax=None):
     low, high = float(values.min()), float(values.max())
+    if vmax is not None and low < vmax < high:
+        high = vmax
     if low == high:
         low, high = low / 10.0, high * 10.0
     return LogNorm(vmin=low, vmax=high)

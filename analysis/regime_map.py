@@ -36,6 +36,7 @@ from analysis.regimes import (
     DIVERGENCE,
     OSCILLATION,
     SPIKES,
+    UNDERFLOW,
     UNSETTLED,
     classify,
 )
@@ -54,7 +55,7 @@ GRID_COLUMNS = (
     "regime",
     "regime_counts",
 )
-SEVERITY = (DIVERGENCE, SPIKES, UNSETTLED, OSCILLATION, CONVERGED)
+SEVERITY = (DIVERGENCE, SPIKES, UNSETTLED, UNDERFLOW, OSCILLATION, CONVERGED)
 DEFAULT_OUT = Path("regime_maps")
 
 
@@ -126,6 +127,8 @@ def label_cells(records, thresholds=None):
             record.curve["loss"],
             record.late_window,
             record.diverged_at,
+            x_norm=record.curve.get("x_norm"),
+            dtype=record.params.get("dtype"),
             **(thresholds or {}),
         )
         cells.append(
@@ -257,6 +260,7 @@ def _draw_grid(grid, out_dir, suffix):
         grid.mean_loss,
         f"{heading}\ntraining loss over the {window_text}{seeds_note}",
         f"mean training loss over the {window_text}",
+        vmax=_colour_ceiling(grid),
     )
     regime_map = out_dir / f"regime_map{suffix}.png"
     draw_regime_map(
@@ -269,6 +273,14 @@ def _draw_grid(grid, out_dir, suffix):
     table = out_dir / f"regime_grid{suffix}.csv"
     write_csv(table, GRID_COLUMNS, grid.rows())
     return [heatmap, regime_map, table]
+
+
+def _colour_ceiling(grid):
+    """The largest late loss among points not labelled divergence, or None."""
+    kept = (grid.regimes != DIVERGENCE) & (grid.regimes != "")
+    values = grid.mean_loss[kept]
+    values = values[np.isfinite(values) & (values > 0)]
+    return float(values.max()) if values.size else None
 
 
 def _seeds_text(seeds):

@@ -10,6 +10,7 @@ from analysis.regimes import (
     DIVERGENCE,
     OSCILLATION,
     RECOVERY_RATIO,
+    SPIKE_RATIO,
     SPIKES,
     UNSETTLED,
     classify,
@@ -112,7 +113,10 @@ def test_unsettled_rise_without_recovery():
 # Borderline curves on each side of each threshold.
 
 
-@pytest.mark.parametrize(("height", "regime"), [(9.9, OSCILLATION), (10.1, SPIKES)])
+@pytest.mark.parametrize(
+    ("height", "regime"),
+    [(0.99 * SPIKE_RATIO, OSCILLATION), (1.01 * SPIKE_RATIO, SPIKES)],
+)
 def test_spike_ratio_border(height, regime):
     label = classify(with_warmup(with_bump(height)), WINDOW)
     assert label.regime == regime
