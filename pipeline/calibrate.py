@@ -3,7 +3,8 @@
 For a pack of K configs in `auto` mode, a few steps are timed at widths 1, 4,
 16, 64, ... up to K, and the width with the most config-steps per second wins
 if it beats width 1 by STACK_MARGIN (width 1 is the sequential way, width > 1
-the stacked way). On a CPU a single
+the stacked way). A width that runs out of device memory ends the search,
+so the memory limit is measured rather than estimated. On a CPU a single
 sin-task network already keeps a core's matmuls busy, so width 1 tends to win
 there; on a GPU, and for tiny networks, stacking wins. The result is cached per
 worker process for each (task, options, device, dtype, thread count, K).
@@ -84,7 +85,12 @@ def choose_width(task, problem, configs, mode):
     if key not in _cache:
         rates = {}
         for width in candidate_widths(size):
-            rates[width] = measure_width(task, problem, config, width)
+            try:
+                rates[width] = measure_width(task, problem, config, width)
+            except torch.OutOfMemoryError:
+                # The device's memory sets the widest pack: stop widening.
+                torch.cuda.empty_cache()
+                break
             if rates[width] < STOP_RATIO * max(rates.values()):
                 break
         best = max(rates, key=rates.get)

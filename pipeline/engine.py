@@ -11,7 +11,7 @@ Two ways, with the same numbers up to rounding:
   networks whose matmuls already fill it).
 
 A config whose loss turns NaN or inf is frozen at that step and recorded as
-diverged there; it never changes another config's numbers because every
+diverged there. It never changes another config's numbers, because every
 operation acts on each config's slice alone.
 """
 
@@ -24,8 +24,8 @@ from torch.func import vmap
 
 from optimizers import functional
 
-# Steps between two host checks of "has every config diverged?": a check
-# synchronises with the device, so it is rare; freezing itself needs none.
+# Steps between two host checks of "has every config diverged?". A check
+# synchronises with the device, so it is rare. Freezing itself needs none.
 CHECK_EVERY = 100
 
 
@@ -74,13 +74,22 @@ def _state_norms(params, state, axis_dims):
     """Return ||x||, ||m|| and ||sqrt v|| per config (all params as one vector)."""
 
     def norm(tensors, fn=None):
+        # Scaled by the largest entry so that subnormal parameters keep a
+        # nonzero norm: their squares would underflow to 0.
         if not tensors:
             return None
+        tensors = [fn(t) if fn else t for t in tensors]
+        scale = torch.stack([t.abs().amax(dim=axis_dims(t)) for t in tensors])
+        scale = scale.amax(dim=0)
+        safe = torch.where(scale > 0, scale, torch.ones_like(scale))
         total = 0
         for t in tensors:
-            t = fn(t) if fn else t
-            total = total + t.pow(2).sum(dim=axis_dims(t))
-        return total.sqrt()
+            # safe is [K] for a stacked pack and a scalar for one config.
+            scaled = (
+                t / safe.reshape(-1, *([1] * (t.dim() - 1))) if safe.dim() else t / safe
+            )
+            total = total + scaled.pow(2).sum(dim=axis_dims(t))
+        return safe * total.sqrt()
 
     return (norm(params), norm(state.m), norm(state.v, torch.sqrt))
 
@@ -122,8 +131,9 @@ def _loss_and_grads(loss_fn, params, data):
     """Loss per config and its gradient (one reverse pass over the sum).
 
     The configs' losses are independent, so the gradient of their sum gives
-    each config its own gradient; a forward pass under vmap followed by
-    autograd measured about 15 % faster here than torch.func.grad.
+    each config its own gradient. A forward pass under vmap followed by
+    autograd ran about 15 % faster than torch.func.grad on the sin task
+    (16 configs, one CPU thread).
     """
     with torch.enable_grad():
         loss = loss_fn(params, data)
@@ -168,8 +178,9 @@ def train_single(task, problem, config, record=()):
     beta1, beta2 = config.betas
     loop = _Loop(
         params=_leaves(problem.params),
-        hparams=functional.HParams(lr=config.lr, beta1=beta1 or 0.0,
-                                   beta2=beta2 or 0.0, eps=config.eps),
+        hparams=functional.HParams(
+            lr=config.lr, beta1=beta1 or 0.0, beta2=beta2 or 0.0, eps=config.eps
+        ),
         loss_fn=lambda params, data: task.loss(params, data).reshape(1),
         eval_fn=task.eval_metrics,
         stacked=False,
@@ -179,7 +190,7 @@ def train_single(task, problem, config, record=()):
 
 @dataclass
 class _Loop:
-    """What differs between the stacked and the single-config loop."""
+    """The parts in which the stacked and the single-config loops differ."""
 
     params: dict
     hparams: functional.HParams
@@ -197,8 +208,11 @@ def _train(task, problem, configs, loop, record):
     # Only a stacked pack needs the mask: a single config simply stops.
     alive = torch.ones(width, dtype=torch.bool, device=like.device)
     mask = alive if loop.stacked else None
-    config_dims = (lambda x: tuple(range(1, x.dim()))) if loop.stacked else (
-        lambda x: tuple(range(x.dim())))
+    config_dims = (
+        (lambda x: tuple(range(1, x.dim())))
+        if loop.stacked
+        else (lambda x: tuple(range(x.dim())))
+    )
     rec = _Recorder(steps, width, like, record)
 
     end = steps

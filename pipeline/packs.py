@@ -1,6 +1,6 @@
 """Split a sweep's configs into packs, one Ray Tune trial each.
 
-A pack holds configs with the same task, task options, seed, optimizer, dtype
+A pack contains configs with the same task, task options, seed, optimizer, dtype
 and step count, so that they share one data set and one set of initial
 weights and can step as one computation. Pack size, when not given, comes
 from the number of trials the cluster runs at once: each slot gets about two
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pipeline.config import Config
 
 PACKS_PER_SLOT = 2
-# A pack never holds more configs than this, whatever the sweep's size: it
+# A pack never contains more configs than this, whatever the sweep's size: it
 # bounds the memory of a stacked pack and the work lost if a trial fails.
 MAX_PACK_SIZE = 1024
 
@@ -59,7 +59,7 @@ def make_packs(configs, pack_size, mode="auto"):
 
 
 def concurrent_slots(resources, cluster):
-    """How many trials with `resources` fit at once on `cluster` resources."""
+    """Return how many trials with `resources` fit at once on `cluster`."""
     fits = []
     for key, ray_key in (("cpu", "CPU"), ("gpu", "GPU")):
         need = resources.get(key, 0)

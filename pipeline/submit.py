@@ -1,9 +1,9 @@
 """`python -m pipeline submit SPEC`: validate, plan, run with Ray Tune, draw.
 
 The driver validates the whole spec and checks every task's data before any
-trial starts, creates the MLflow store and experiment once, then lets Ray Tune
-schedule one trial per pack on a local Ray (`ray.init()`) or the cluster named
-by RAY_ADDRESS. At the end it draws the spec's figures and prints where
+trial starts. It creates the MLflow store and experiment once, then lets Ray
+Tune schedule one trial per pack on a local Ray (`ray.init()`) or on the
+cluster named by RAY_ADDRESS. At the end it draws the spec's figures and prints where
 everything went.
 """
 
@@ -53,7 +53,9 @@ def add_arguments(parser):
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile each task's loss in every worker "
                         "(pays for long runs: about 20 s to compile)")
-    parser.add_argument("--data-root", help="folder that holds the data sets")
+    parser.add_argument("--data-root",
+                        help="folder that contains the data sets "
+                        "(default: the spec's data_root)")
     parser.add_argument(
         "--download",
         action="store_true",

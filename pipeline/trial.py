@@ -24,7 +24,7 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def resolve_device(device, gpus):
-    """The torch device for a trial: `auto` takes a GPU when the trial has one."""
+    """Return the torch device of a trial: `auto` takes a GPU if the trial has one."""
     if device == "auto":
         use_cuda = gpus > 0 and torch.cuda.is_available()
         return torch.device("cuda" if use_cuda else "cpu")
