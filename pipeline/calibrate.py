@@ -26,7 +26,8 @@ MIN_PROBE_SECONDS = 0.3
 # sequential way also stops a diverged config early, which a probe of
 # healthy copies cannot show.
 STACK_MARGIN = 1.2
-# Stop widening once throughput drops below this share of the best so far:
+# Stop widening once throughput drops below this share of the best so far
+# (twice in a row):
 # on the machines measured, throughput against width rises then falls once.
 STOP_RATIO = 0.8
 
@@ -83,7 +84,7 @@ def choose_width(task, problem, configs, mode):
         size,
     )
     if key not in _cache:
-        rates = {}
+        rates, drops = {}, 0
         for width in candidate_widths(size):
             try:
                 rates[width] = measure_width(task, problem, config, width)
@@ -91,7 +92,10 @@ def choose_width(task, problem, configs, mode):
                 # The device's memory sets the widest pack: stop widening.
                 torch.cuda.empty_cache()
                 break
-            if rates[width] < STOP_RATIO * max(rates.values()):
+            # Two widths in a row below the best end the search: one slow
+            # probe on a busy machine should not.
+            drops = drops + 1 if rates[width] < STOP_RATIO * max(rates.values()) else 0
+            if drops == 2:
                 break
         best = max(rates, key=rates.get)
         if rates[best] < STACK_MARGIN * rates[1]:
