@@ -26,9 +26,9 @@ MIN_PROBE_SECONDS = 0.3
 # sequential way also stops a diverged config early, which a probe of
 # healthy copies cannot show.
 STACK_MARGIN = 1.2
-# Stop widening once throughput drops below this share of the best so far
-# (twice in a row):
-# on the machines measured, throughput against width rises then falls once.
+# Stop widening once throughput drops below this share of the best so far,
+# twice in a row. On the machines measured, throughput against width rises,
+# then falls for good.
 STOP_RATIO = 0.8
 
 _cache = {}
