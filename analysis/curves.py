@@ -90,7 +90,14 @@ def plotted_indices(step, loss, window=None, max_points=MAX_POINTS):
 
 
 def draw_curves(
-    experiment, tracking_uri=None, out_dir=None, x="step", window=None, *, strict=False
+    experiment,
+    tracking_uri=None,
+    out_dir=None,
+    x="step",
+    window=None,
+    *,
+    strict=False,
+    submission="latest",
 ):
     """Draw the loss curves of an experiment, one figure and table per task.
 
@@ -102,6 +109,7 @@ def draw_curves(
         window: (start, end) steps or 'START:END' for a zoomed second panel.
         strict: raise instead of skipping runs that are unfinished or lack
             data (see analysis.runs.load_runs).
+        submission: "latest", "all" or a submission id (see load_runs).
 
     Returns:
         Paths of curves_<task>.png and curves_<task>.csv for every task, and
@@ -120,7 +128,7 @@ def draw_curves(
         window = parse_window(f"{window[0]}:{window[1]}")
     out_dir = Path(out_dir) if out_dir else DEFAULT_OUT / file_part(experiment)
 
-    records = load_runs(experiment, tracking_uri, strict=strict)
+    records = load_runs(experiment, tracking_uri, strict=strict, submission=submission)
     by_task = defaultdict(list)
     for record in records:
         by_task[record.task].append(record)
@@ -139,7 +147,11 @@ def draw_curves(
             paths += draw_state_space(
                 out_dir / f"state_{file_part(task)}.png",
                 out_dir / f"state_{file_part(task)}.csv",
-                task, with_state, window, dpi=DPI)
+                task,
+                with_state,
+                window,
+                dpi=DPI,
+            )
     logger.info(
         "wrote %d files for %d configs to %s", len(paths), len(records), out_dir
     )
@@ -286,6 +298,12 @@ def main(argv=None):
         help="add a panel zoomed on steps START <= step < END",
     )
     parser.add_argument(
+        "--submission",
+        default="latest",
+        help="the submission whose runs to draw: latest (default), all, or "
+        "the id that `python -m pipeline submit` printed",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
         help="fail if any run is unfinished or lacks its curve "
@@ -302,6 +320,7 @@ def main(argv=None):
             x=args.x,
             window=args.window,
             strict=args.strict,
+            submission=args.submission,
         )
     except RunsError as exc:
         raise SystemExit(f"error: {exc}") from None

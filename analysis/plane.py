@@ -93,7 +93,7 @@ def draw_heatmap(path, a_values, b_values, loss, title, colorbar_label, vmax=Non
                 facecolor=DIVERGED_COLOR,
                 edgecolor="0.3",
                 hatch="xx",
-                label="diverged (NaN or inf loss)",
+                label="divergence",
             )
         )
     if np.isnan(loss).any():

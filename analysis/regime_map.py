@@ -56,7 +56,7 @@ GRID_COLUMNS = (
     "regime_counts",
 )
 SEVERITY = (DIVERGENCE, SPIKES, UNSETTLED, UNDERFLOW, OSCILLATION, CONVERGED)
-DEFAULT_OUT = Path("regime_maps")
+DEFAULT_OUT = Path("figures")
 
 
 @dataclass(frozen=True)
@@ -203,17 +203,24 @@ def _most_common(counts):
 
 
 def draw_regime_maps(
-    experiment, tracking_uri=None, out_dir=None, *, strict=False, thresholds=None
+    experiment,
+    tracking_uri=None,
+    out_dir=None,
+    *,
+    strict=False,
+    thresholds=None,
+    submission="latest",
 ):
     """Label every config of an experiment and draw its maps over (a, b).
 
     Args:
         experiment: MLflow experiment name (the sweep spec's `name`).
         tracking_uri: MLflow tracking URI; default_tracking_uri() if None.
-        out_dir: output folder, created if needed; regime_maps/<experiment>
+        out_dir: output folder, created if needed; figures/<experiment>
             if None.
         strict: raise instead of skipping runs that are unfinished or lack
             data (see analysis.runs.load_runs).
+        submission: "latest", "all" or a submission id (see load_runs).
         thresholds: keyword arguments for analysis.regimes.classify.
 
     Returns:
@@ -224,7 +231,7 @@ def draw_regime_maps(
         RunsError: as load_runs does, or if no run has a place on the plane.
     """
     out_dir = Path(out_dir) if out_dir else DEFAULT_OUT / file_part(experiment)
-    records = load_runs(experiment, tracking_uri, strict=strict)
+    records = load_runs(experiment, tracking_uri, strict=strict, submission=submission)
     cells = label_cells(records, thresholds)
     if not cells:
         raise RunsError(
@@ -253,11 +260,14 @@ def _draw_grid(grid, out_dir, suffix):
     mode_note = f", most common of {seeds}" if seeds else ""
 
     heatmap = out_dir / f"heatmap{suffix}.png"
+    # Points labelled divergence are drawn hatched like NaN or inf ones: a
+    # loss that blew up to 1e18 and stayed finite is no value to compare.
+    shown = np.where(grid.regimes == DIVERGENCE, np.inf, grid.mean_loss)
     draw_heatmap(
         heatmap,
         grid.a_values,
         grid.b_values,
-        grid.mean_loss,
+        shown,
         f"{heading}\ntraining loss over the {window_text}{seeds_note}",
         f"mean training loss over the {window_text}",
         vmax=_colour_ceiling(grid),
@@ -321,7 +331,13 @@ def main(argv=None):
         "--out",
         type=Path,
         default=None,
-        help="output folder (default: regime_maps/<experiment>)",
+        help="output folder (default: figures/<experiment>)",
+    )
+    parser.add_argument(
+        "--submission",
+        default="latest",
+        help="the submission whose runs to draw: latest (default), all, or "
+        "the id that `python -m pipeline submit` printed",
     )
     parser.add_argument(
         "--strict",
@@ -338,6 +354,7 @@ def main(argv=None):
             args.tracking_uri or default_tracking_uri(),
             args.out,
             strict=args.strict,
+            submission=args.submission,
         )
     except RunsError as exc:
         raise SystemExit(f"error: {exc}") from None

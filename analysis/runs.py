@@ -143,7 +143,13 @@ def parse_metric(value):
 
 
 def load_runs(
-    experiment, tracking_uri=None, *, strict=False, curves=True, page_size=PAGE_SIZE
+    experiment,
+    tracking_uri=None,
+    *,
+    strict=False,
+    curves=True,
+    page_size=PAGE_SIZE,
+    submission="latest",
 ):
     """Load the FINISHED runs of an experiment, with their curves.
 
@@ -158,6 +164,11 @@ def load_runs(
             skipping those runs with a warning.
         curves: download and load each run's curve.npz.
         page_size: runs fetched per search request.
+        submission: which submission's runs to keep, by the `submission` tag
+            that `python -m pipeline submit` sets: "latest" (the one whose
+            runs started last), "all", or a submission id. Submitting a spec
+            again adds its runs to the same experiment, and a map that mixed
+            them would count a rerun or a smoke run as another seed.
 
     Returns:
         A list of RunRecord, ordered by run start time.
@@ -171,7 +182,9 @@ def load_runs(
     tracking_uri = tracking_uri or default_tracking_uri()
     client = _open_client(tracking_uri)
     experiment_id = _find_experiment(client, experiment, tracking_uri)
-    runs = _search_all_runs(client, experiment_id, page_size)
+    runs = _select_submission(
+        _search_all_runs(client, experiment_id, page_size), submission, experiment
+    )
 
     problems = []
     finished = []
@@ -202,6 +215,34 @@ def load_runs(
             f"({len(runs)} runs{': ' + summary if runs else ''})"
         )
     return records
+
+
+def _select_submission(runs, submission, experiment):
+    if submission == "all" or not runs:
+        return runs
+    if submission == "latest":
+        newest = max(runs, key=lambda run: run.info.start_time or 0)
+        submission = newest.data.tags.get("submission")
+        if submission is None:
+            return runs
+    kept = [run for run in runs if run.data.tags.get("submission") == submission]
+    if not kept:
+        known = sorted({r.data.tags.get("submission", "none") for r in runs})
+        raise RunsError(
+            f"experiment '{experiment}' has no runs of submission "
+            f"{submission!r}; its submissions are {', '.join(known)}"
+        )
+    dropped = len(runs) - len(kept)
+    if dropped:
+        logger.info(
+            "using the %d runs of submission %s; %d runs of other submissions "
+            "of '%s' are left out (pass submission='all' to keep them)",
+            len(kept),
+            submission,
+            dropped,
+            experiment,
+        )
+    return kept
 
 
 def _open_client(tracking_uri):

@@ -30,8 +30,7 @@ def draw_state_space(picture, table, task, records, window=None, dpi=150):
     shown = records[:MAX_PANELS]
     columns = min(3, len(shown))
     rows_of_panels = -(-len(shown) // columns)
-    fig = Figure(figsize=(4.2 * columns, 3.8 * rows_of_panels),
-                 layout="constrained")
+    fig = Figure(figsize=(4.2 * columns, 3.8 * rows_of_panels), layout="constrained")
     rows = []
     for i, record in enumerate(records):
         steps = np.asarray(record.curve["step"])

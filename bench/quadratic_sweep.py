@@ -23,7 +23,7 @@ b: {{logspace: [0.1, 100, {nb}]}}
 steps: 2000
 late_window: 500
 pack: {{size: {size}, mode: {mode}}}
-figures: []
+
 """
 
 

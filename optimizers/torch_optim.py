@@ -71,9 +71,13 @@ class Adam(_Base):
     def __init__(self, params, lr, a=None, b=None, eps=1e-8, *,
                  beta1=None, beta2=None):
         check_lr(lr)
+        given_ab = (a, b)
         beta2 = _resolve(lr, a, beta2, "beta2", "a")
         beta1 = _resolve(lr, b, beta1, "beta1", "b")
+        # Keep (a, b) as given: recomputing them from the betas adds rounding.
         a, b = ab_from_betas(lr, beta1, beta2)
+        a = given_ab[0] if given_ab[0] is not None else a
+        b = given_ab[1] if given_ab[1] is not None else b
         defaults = dict(lr=lr, a=a, b=b, beta1=beta1, beta2=beta2, eps=eps)
         super().__init__(params, defaults)
 
@@ -96,9 +100,10 @@ class RMSprop(_Base):
         check_lr(lr)
         if alpha is not None and beta2 is not None:
             raise ValueError("give alpha or beta2, not both: they are the same")
+        given_a = a
         alpha = _resolve(lr, a, alpha if alpha is not None else beta2,
                          "alpha", "a")
-        a = (1.0 - alpha) / lr
+        a = given_a if given_a is not None else (1.0 - alpha) / lr
         super().__init__(params, dict(lr=lr, a=a, beta2=alpha, eps=eps))
 
     @classmethod

@@ -59,10 +59,13 @@ def make_packs(configs, pack_size, mode="auto"):
 
 
 def concurrent_slots(resources, cluster):
-    """Return how many trials with `resources` fit at once on `cluster`."""
+    """Return how many trials with `resources` fit at once on `cluster`.
+
+    0 means that not even one fits: Ray Tune would wait for it forever.
+    """
     fits = []
     for key, ray_key in (("cpu", "CPU"), ("gpu", "GPU")):
         need = resources.get(key, 0)
         if need:
             fits.append(int(cluster.get(ray_key, 0) // need))
-    return max(1, min(fits) if fits else 1)
+    return min(fits) if fits else 1

@@ -27,6 +27,9 @@ from pipeline.spec_yaml import (
 )
 
 _RANGE_KEYS = ("logspace", "linspace")
+# A range longer than this is almost surely a typo: two such ranges already
+# make a million configs, which take minutes and gigabytes to expand.
+MAX_RANGE_POINTS = 1000
 _TOP_LEVEL_FIX = "write a mapping with keys such as name, task and steps"
 
 
@@ -233,7 +236,7 @@ class NodeReader:
         if len(values) != 1:
             # With no known key, the unknown ones are already recorded.
             if len(values) > 1 or not node.value:
-                fix = "give one of logspace: [lo, hi, n] and linspace: [lo, hi, n]"
+                fix = "give one of logspace: [lo, hi, n] or linspace: [lo, hi, n]"
                 self.add(node, field, f"expected one range; {fix}")
             return []
         kind, seq = next(iter(values.items()))
@@ -247,6 +250,11 @@ class NodeReader:
         hi = self.number(hi_node, f"{sub}[1]")
         n = self.integer(n_node, f"{sub}[2]", minimum=1)
         if any(v is INVALID for v in (lo, hi, n)):
+            return []
+        if n > MAX_RANGE_POINTS:
+            msg = (f"{n} points is more than {MAX_RANGE_POINTS}; split the "
+                   f"sweep into several specs or use fewer points")
+            self.add(n_node, f"{sub}[2]", msg)
             return []
         if kind == "logspace" and (lo <= 0 or hi <= 0):
             fix = "use linspace for a range through 0"

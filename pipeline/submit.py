@@ -7,14 +7,17 @@ cluster named by RAY_ADDRESS. At the end it draws the spec's figures and prints 
 everything went.
 """
 
+import argparse
 import logging
 import os
 import subprocess
 import sys
 import time
+import uuid
 from importlib import metadata
 from pathlib import Path
 
+from analysis.files import file_part
 from pipeline import tracking
 from pipeline.packs import auto_pack_size, concurrent_slots, make_packs
 from pipeline.spec import SpecError, load_spec
@@ -42,7 +45,7 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--pack-size",
-        type=int,
+        type=_positive_int,
         help="configs per trial (default: the spec's, else auto)",
     )
     parser.add_argument(
@@ -50,12 +53,16 @@ def add_arguments(parser):
         choices=("auto", "stacked", "sequential"),
         help="how a trial trains its pack (default: the spec's)",
     )
-    parser.add_argument("--compile", action="store_true",
-                        help="torch.compile each task's loss in every worker "
-                        "(pays for long runs: about 20 s to compile)")
-    parser.add_argument("--data-root",
-                        help="folder that contains the data sets "
-                        "(default: the spec's data_root)")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile each task's loss in every worker "
+        "(pays for long runs: about 20 s to compile)",
+    )
+    parser.add_argument(
+        "--data-root",
+        help="folder that contains the data sets (default: the spec's data_root)",
+    )
     parser.add_argument(
         "--download",
         action="store_true",
@@ -64,6 +71,19 @@ def add_arguments(parser):
     parser.add_argument(
         "--out", help="folder for the figures (default: figures/<sweep name>)"
     )
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"invalid pack size {text!r}: give an integer >= 1, or leave "
+            f"--pack-size out for the automatic size"
+        )
+    return value
 
 
 def _git_commit():
@@ -107,7 +127,16 @@ def _cluster_resources(dry_run):
 
 def _plan(sweep, args, cluster):
     slots = concurrent_slots(sweep.resources, cluster)
-    size = args.pack_size or sweep.pack_size
+    if slots == 0 and args.dry_run and os.environ.get("RAY_ADDRESS"):
+        # The dry run sees only this machine, not the cluster that will run.
+        slots = 1
+    if slots == 0:
+        raise ValueError(
+            f"a trial needs {sweep.resources} but the Ray cluster has "
+            f"{ {k: v for k, v in cluster.items() if k in ('CPU', 'GPU')} }: "
+            f"lower `resources` in the spec or use a larger cluster"
+        )
+    size = args.pack_size if args.pack_size is not None else sweep.pack_size
     if size == "auto":
         size = auto_pack_size(sweep.configs, slots)
     mode = args.pack_mode or sweep.pack_mode
@@ -143,13 +172,16 @@ def _draw(sweep, uri, out_dir):
     return paths
 
 
-def main(args):
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+def _load(args):
+    """Return the validated Sweep with the command line's overrides, or None."""
     try:
         sweep = load_spec(args.spec, smoke=args.smoke)
     except (SpecError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return None
+    except OSError as error:
+        print(f"error: cannot read spec {args.spec}: {error.strerror}", file=sys.stderr)
+        return None
     if args.data_root:
         sweep.data_root = args.data_root
     if sweep.data_root:
@@ -159,19 +191,66 @@ def main(args):
         _check_data(sweep, args.download)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return None
+    return sweep
+
+
+def _out_dir(args, sweep):
+    out_dir = Path(args.out) if args.out else Path("figures") / file_part(sweep.name)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir} is a file: give a folder")
+    return out_dir
+
+
+def main(args):
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    sweep = _load(args)
+    if sweep is None:
+        return 2
+    try:
+        out_dir = _out_dir(args, sweep)
+        if args.dry_run:
+            _plan(sweep, args, _cluster_resources(dry_run=True))
+            return 0
+        uri = tracking.absolute_tracking_uri(
+            args.tracking_uri or tracking.default_tracking_uri()
+        )
+        experiment_id = tracking.setup_experiment(uri, sweep.name)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - MLflow raises many kinds
+        print(f"error: cannot open the MLflow store {uri}: {error}", file=sys.stderr)
         return 2
 
-    if args.dry_run:
-        _plan(sweep, args, _cluster_resources(dry_run=True))
-        return 0
-
-    uri = tracking.absolute_tracking_uri(
-        args.tracking_uri or tracking.default_tracking_uri()
-    )
-    experiment_id = tracking.setup_experiment(uri, sweep.name)
     _start_ray()
-    packs, slots = _plan(sweep, args, _cluster_resources(dry_run=False))
-    setup = {
+    try:
+        packs, slots = _plan(sweep, args, _cluster_resources(dry_run=False))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    submission = uuid.uuid4().hex[:12]
+    setup = _setup(sweep, args, uri, experiment_id, submission)
+
+    from pipeline.tune_run import run_trials
+
+    started = time.perf_counter()
+    stats, errors = run_trials(sweep, packs, setup)
+    wall = time.perf_counter() - started
+    errors += tracking.fail_orphaned_runs(uri, experiment_id, submission)
+    _report(stats, errors, wall, slots)
+
+    paths = _draw(sweep, uri, out_dir) if stats else []
+    print(f"tracking URI: {uri}")
+    print(f"experiment:   {sweep.name} (submission {submission})")
+    for path in paths:
+        print(f"output:       {path}")
+    return 1 if errors else 0
+
+
+def _setup(sweep, args, uri, experiment_id, submission):
+    """What every trial needs besides its pack."""
+    return {
         "tracking_uri": uri,
         "experiment_id": experiment_id,
         "resources": sweep.resources,
@@ -182,26 +261,12 @@ def main(args):
         "tags": {
             "spec_file": Path(sweep.path).name,
             "spec_hash": sweep.spec_hash,
+            "submission": submission,
             "package_version": _package_version(),
             "git_commit": _git_commit() or "unknown",
             "smoke": str(bool(args.smoke)).lower(),
         },
     }
-
-    from pipeline.tune_run import run_trials
-
-    started = time.perf_counter()
-    stats, errors = run_trials(sweep, packs, setup)
-    wall = time.perf_counter() - started
-    _report(stats, errors, wall, slots)
-
-    out_dir = Path(args.out or Path("figures") / sweep.name)
-    paths = _draw(sweep, uri, out_dir)
-    print(f"tracking URI: {uri}")
-    print(f"experiment:   {sweep.name}")
-    for path in paths:
-        print(f"figure:       {path}")
-    return 1 if errors else 0
 
 
 def _report(stats, errors, wall, slots):

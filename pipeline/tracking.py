@@ -158,11 +158,13 @@ def _metrics(result, config, timestamp):
         if name in STATE_ARRAYS:
             # State norms are recorded at every step: log them thinned
             # evenly, since curve.npz keeps every step.
-            steps = np.unique(np.linspace(0, len(series) - 1,
-                                          2 * LOSS_BUCKETS).astype(int))
+            steps = np.unique(
+                np.linspace(0, len(series) - 1, 2 * LOSS_BUCKETS).astype(int)
+            )
             metrics += [
                 Metric(f"state/{name}", float(series[s]), timestamp, int(s))
-                for s in steps if math.isfinite(series[s])
+                for s in steps
+                if math.isfinite(series[s])
             ]
             continue
         steps = result.arrays.get(f"{name}_step")
@@ -191,6 +193,23 @@ def finish_run(client, run_id, config, result, timestamp):
         path.write_bytes(buffer.getvalue())
         client.log_artifact(run_id, str(path))
     client.set_terminated(run_id, "FINISHED")
+
+
+def fail_orphaned_runs(uri, experiment_id, submission):
+    """End FAILED the runs of a submission still RUNNING after its trials.
+
+    A trial whose worker process was killed (out of memory, say) cannot end
+    its own runs. Returns one error message per such run.
+    """
+    client = MlflowClient(tracking_uri=uri)
+    query = f"tags.submission = '{submission}' and attributes.status = 'RUNNING'"
+    runs = client.search_runs([experiment_id], filter_string=query, max_results=50000)
+    fail_runs(
+        client,
+        [r.info.run_id for r in runs],
+        "its trial ended without finishing it (worker killed?)",
+    )
+    return [f"run {r.info.run_id} ({r.info.run_name}) did not finish" for r in runs]
 
 
 def fail_runs(client, run_ids, error):

@@ -26,7 +26,12 @@ def run_trials(sweep, packs, setup, storage_path=None):
             name=sweep.name, storage_path=str(storage), verbose=1
         ),
     )
-    grid = tuner.fit()
+    try:
+        grid = tuner.fit()
+    except (RuntimeError, tune.TuneError) as error:
+        # Tune gives up on the whole sweep when a worker dies: report it,
+        # so that the driver can still end the orphaned runs and draw.
+        return [], [f"Ray Tune stopped: {error}"]
     stats, errors = [], []
     for result in grid:
         if result.error is not None:

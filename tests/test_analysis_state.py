@@ -35,3 +35,24 @@ def test_state_space_figure_from_tracked_runs(tmp_path):
     assert {int(r["step"]) for r in rows} == set(range(100, 300))
     history = client.get_metric_history(run_ids[0], "state/x_norm")
     assert len(history) == 400
+
+
+def test_maps_use_latest_submission(tmp_path):
+    from analysis.runs import load_runs
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    experiment_id = tracking.setup_experiment(uri, "again")
+    client = MlflowClient(uri)
+    config = Config("sin_regression", "adam", 1e-3, 1.0, 1.0, 0, 50, 10)
+    steps = np.arange(50)
+    for submission, count in (("first", 2), ("second", 1)):
+        run_ids = tracking.create_runs(client, experiment_id, [config] * count,
+                                       {"submission": submission})
+        for run_id in run_ids:
+            result = ConfigResult(np.exp(-steps / 10.0), None, 1.0)
+            tracking.finish_run(client, run_id, config, result, timestamp=0)
+
+    latest = load_runs("again", uri)
+    assert [r.tags["submission"] for r in latest] == ["second"]
+    assert len(load_runs("again", uri, submission="all")) == 3
+    assert len(load_runs("again", uri, submission="first")) == 2

@@ -48,3 +48,26 @@ def test_dry_run_rejects_bad_spec(tmp_path, capsys, kind, text, line, fragment):
 def test_missing_spec_names_path(tmp_path, capsys):
     assert main(["submit", str(tmp_path / "nope.yaml"), "--dry-run"]) == 2
     assert "nope.yaml" in capsys.readouterr().err
+
+
+def test_pack_size_must_be_positive(tmp_path, capsys):
+    spec = tmp_path / "plan.yaml"
+    spec.write_text(GOOD)
+    with pytest.raises(SystemExit):
+        main(["submit", str(spec), "--dry-run", "--pack-size", "0"])
+    assert "invalid pack size '0'" in capsys.readouterr().err
+
+
+def test_gpu_trial_on_cpu_machine_is_rejected(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    spec = tmp_path / "gpu.yaml"
+    spec.write_text(GOOD + "resources: {cpu: 1, gpu: 1}\n")
+    assert main(["submit", str(spec), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "'gpu': 1" in err
+    assert "lower `resources`" in err
+
+
+def test_spec_folder_is_rejected(tmp_path, capsys):
+    assert main(["submit", str(tmp_path), "--dry-run"]) == 2
+    assert "cannot read spec" in capsys.readouterr().err

@@ -30,6 +30,7 @@ def test_concurrent_slots_counts_cpus_and_gpus():
     assert concurrent_slots({"cpu": 1, "gpu": 0}, {"CPU": 2.0}) == 2
     assert concurrent_slots({"cpu": 0.5}, {"CPU": 2.0}) == 4
     assert concurrent_slots({"cpu": 1, "gpu": 1}, {"CPU": 16.0, "GPU": 1.0}) == 1
+    assert concurrent_slots({"cpu": 1, "gpu": 1}, {"CPU": 2.0}) == 0
 
 
 def test_downsample_keeps_spikes():
