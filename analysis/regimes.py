@@ -34,6 +34,10 @@ The thresholds and their reasons:
   the b >> a runs rise 2.9x to 5.7x above their running minimum in the last
   1000 steps, while every other run that did not diverge rises at most 1.9x
   (sweep_specs/quickstart.yaml); on the digits task the spikes reach 100x.
+  NOTE: the ratio does not tell spikes from large oscillations on every
+  task: on the digits task at (a, b) = (10, 10) the loss oscillates 6x at
+  a floor of 3e-8 and is labelled spikes like (1, 100), whose spikes reach
+  100x. Pass spike_ratio to classify (or thresholds to the maps) per task.
 - RECOVERY_RATIO = sqrt(2.5). After the top of a spike the loss must fall
   back by at least half of the minimum spike height on the log axis. A rise
   that stays up is a change of level, not a spike.

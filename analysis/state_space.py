@@ -37,6 +37,8 @@ def draw_state_space(picture, table, task, records, window=None, dpi=150):
         start, end = window if window else (0, len(steps))
         keep = (steps >= start) & (steps < end)
         values = [np.asarray(record.curve[name])[keep] for name in STATE_ARRAYS]
+        # RMSprop and signGD have no first moment: their m_norm is all NaN.
+        values = [np.zeros_like(v) if np.isnan(v).all() else v for v in values]
         rows.extend(
             (record.run_id, record.label(), int(s), *map(float, v))
             for s, *v in zip(steps[keep], *values)

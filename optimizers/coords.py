@@ -58,4 +58,11 @@ def ab_from_betas(lr, beta1, beta2):
     for name, beta in (("beta1", beta1), ("beta2", beta2)):
         if not (math.isfinite(beta) and 0.0 <= beta < 1.0):
             raise ValueError(f"{name}={beta:g} is outside [0, 1)")
-    return (1.0 - beta2) / lr, (1.0 - beta1) / lr
+    # Rounded to 12 significant digits: (1 - 0.999) / 1e-3 is
+    # 1.0000000000000009 in floating point, which would put the default
+    # betas beside a = 1 instead of on it.
+    return _round12((1.0 - beta2) / lr), _round12((1.0 - beta1) / lr)
+
+
+def _round12(x):
+    return float(f"{x:.12g}")

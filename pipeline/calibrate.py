@@ -31,6 +31,9 @@ STACK_MARGIN = 1.2
 # then falls for good.
 STOP_RATIO = 0.8
 
+# Packs of fewer steps than this train one config at a time unprobed.
+MIN_STEPS_TO_PROBE = 200
+
 _cache = {}
 
 
@@ -74,6 +77,9 @@ def choose_width(task, problem, configs, mode):
     if mode == "stacked":
         return size, {}
     config = configs[0]
+    if config.steps < MIN_STEPS_TO_PROBE:
+        # Probing would cost more than training a short (smoke) pack.
+        return 1, {}
     device = next(iter(problem.params.values())).device
     key = (
         config.task,
