@@ -27,6 +27,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from analysis.cli import add_run_arguments
 from analysis.files import file_part, write_csv
 from analysis.runs import RunsError, default_tracking_uri, load_runs
 from analysis.state_space import draw_state_space, has_state
@@ -266,23 +267,7 @@ def main(argv=None):
         description="Draw the training loss curves of every config of a sweep, "
         "one figure per task, each with a CSV of the plotted points.",
     )
-    parser.add_argument(
-        "--experiment",
-        required=True,
-        help="MLflow experiment name (the sweep spec's name)",
-    )
-    parser.add_argument(
-        "--tracking-uri",
-        default=None,
-        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
-        "else sqlite:///mlflow.db in the working directory)",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="output folder (default: figures/<experiment>)",
-    )
+    add_run_arguments(parser)
     parser.add_argument(
         "--x",
         choices=list(X_AXES),
@@ -296,18 +281,6 @@ def main(argv=None):
         default=None,
         metavar="START:END",
         help="add a panel zoomed on steps START <= step < END",
-    )
-    parser.add_argument(
-        "--submission",
-        default="latest",
-        help="the submission whose runs to draw: latest (default), all, or "
-        "the id that `python -m pipeline submit` printed",
-    )
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="fail if any run is unfinished or lacks its curve "
-        "or params, instead of skipping it with a warning",
     )
     args = parser.parse_args(argv)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.cli import add_run_arguments
 from analysis.files import file_part, write_csv
 from analysis.plane import draw_heatmap, draw_regime_map
 from analysis.regimes import (
@@ -316,35 +317,7 @@ def main(argv=None):
         description="Draw the heatmap and regime map of an Adam sweep over "
         "the (a, b) plane, with cells.csv.",
     )
-    parser.add_argument(
-        "--experiment",
-        required=True,
-        help="MLflow experiment name (the sweep spec's name)",
-    )
-    parser.add_argument(
-        "--tracking-uri",
-        default=None,
-        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
-        "else sqlite:///mlflow.db in the working directory)",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="output folder (default: figures/<experiment>)",
-    )
-    parser.add_argument(
-        "--submission",
-        default="latest",
-        help="the submission whose runs to draw: latest (default), all, or "
-        "the id that `python -m pipeline submit` printed",
-    )
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="fail if any run is unfinished or lacks its curve "
-        "or params, instead of skipping it with a warning",
-    )
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
