@@ -1,6 +1,9 @@
 """Command-line options shared by the analysis commands."""
 
+import logging
 from pathlib import Path
+
+from analysis.runs import RunsError
 
 
 def add_run_arguments(parser):
@@ -34,3 +37,19 @@ def add_run_arguments(parser):
         help="fail if any run is unfinished or lacks its curve "
         "or params, instead of skipping it with a warning",
     )
+
+
+def draw_and_print(draw, *args, **kwargs):
+    """Call a drawing function and print the paths it wrote.
+
+    A RunsError (unknown experiment, no finished runs, ...) exits with its
+    message instead of a traceback.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        paths = draw(*args, **kwargs)
+    except RunsError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    for path in paths:
+        print(path)
+    return 0

@@ -27,9 +27,9 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analysis.cli import add_run_arguments
+from analysis.cli import add_run_arguments, draw_and_print
 from analysis.files import file_part, write_csv
-from analysis.runs import RunsError, default_tracking_uri, load_runs
+from analysis.runs import default_tracking_uri, load_runs
 from analysis.state_space import draw_state_space, has_state
 
 logger = logging.getLogger(__name__)
@@ -284,22 +284,16 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
-        paths = draw_curves(
-            args.experiment,
-            args.tracking_uri or default_tracking_uri(),
-            args.out,
-            x=args.x,
-            window=args.window,
-            strict=args.strict,
-            submission=args.submission,
-        )
-    except RunsError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    for path in paths:
-        print(path)
-    return 0
+    return draw_and_print(
+        draw_curves,
+        args.experiment,
+        args.tracking_uri or default_tracking_uri(),
+        args.out,
+        x=args.x,
+        window=args.window,
+        strict=args.strict,
+        submission=args.submission,
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.cli import add_run_arguments
+from analysis.cli import add_run_arguments, draw_and_print
 from analysis.files import file_part, write_csv
 from analysis.plane import draw_heatmap, draw_regime_map
 from analysis.regimes import (
@@ -287,7 +287,7 @@ def _draw_grid(grid, out_dir, suffix):
 
 
 def _colour_ceiling(grid):
-    """The largest late loss among points not labelled divergence, or None."""
+    """Return the largest late loss of points not labelled divergence, or None."""
     kept = (grid.regimes != DIVERGENCE) & (grid.regimes != "")
     values = grid.mean_loss[kept]
     values = values[np.isfinite(values) & (values > 0)]
@@ -320,20 +320,14 @@ def main(argv=None):
     add_run_arguments(parser)
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
-        paths = draw_regime_maps(
-            args.experiment,
-            args.tracking_uri or default_tracking_uri(),
-            args.out,
-            strict=args.strict,
-            submission=args.submission,
-        )
-    except RunsError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    for path in paths:
-        print(path)
-    return 0
+    return draw_and_print(
+        draw_regime_maps,
+        args.experiment,
+        args.tracking_uri or default_tracking_uri(),
+        args.out,
+        strict=args.strict,
+        submission=args.submission,
+    )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from mlflow import MlflowClient
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 
+from pipeline.config import config_label
+
 logger = logging.getLogger(__name__)
 
 CURVE_ARTIFACT = "curve.npz"
@@ -102,14 +104,8 @@ class RunRecord:
         return None if step is None or not math.isfinite(step) else int(step)
 
     def label(self):
-        """Return the config's label, such as `adam lr=0.001 a=1 b=100 seed=0`."""
-        parts = [self.optimizer, f"lr={self.lr:g}"]
-        if self.a is not None:
-            parts.append(f"a={self.a:g}")
-        if self.b is not None:
-            parts.append(f"b={self.b:g}")
-        parts.append(f"seed={self.seed}")
-        return " ".join(parts)
+        """Return the config's label, as the driver names the run."""
+        return config_label(self.optimizer, self.lr, self.a, self.b, self.seed)
 
 
 def default_tracking_uri():

@@ -30,7 +30,7 @@ def _sync(device):
 
 
 def best_of(repeats, measure, *args):
-    """The highest of `repeats` rates: on a shared machine, noise only slows."""
+    """Return the highest of `repeats` rates: noise on a shared machine only slows."""
     return max(measure(*args) for _ in range(repeats))
 
 
@@ -71,34 +71,66 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="measure each rate this many times, keep the best")
-    parser.add_argument("--max-seconds", type=float, default=60.0,
-                        help="skip larger K once one measurement takes longer")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="measure each rate this many times, keep the best",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=60.0,
+        help="skip larger K once one measurement takes longer",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
 
-    print("| task | plain loop steps/s | K | stacked config-steps/s "
-          "| sequential config-steps/s | stacked / plain |")
+    print(
+        "| task | plain loop steps/s | K | stacked config-steps/s "
+        "| sequential config-steps/s | stacked / plain |"
+    )
     print("|---|---|---|---|---|---|")
     for name in args.tasks.split(","):
         options = SMALL.get(name, {})
         task = get_task(name, **options)
         problem = task.build(0, device, task.default_dtype)
         dtype = str(task.default_dtype).removeprefix("torch.")
-        config = Config(name, "adam", 1e-3, 10.0, 10.0, 0, args.steps, 1,
-                        dtype=dtype, task_options=tuple(options.items()))
+        config = Config(
+            name,
+            "adam",
+            1e-3,
+            10.0,
+            10.0,
+            0,
+            args.steps,
+            1,
+            dtype=dtype,
+            task_options=tuple(options.items()),
+        )
         plain = best_of(args.repeats, plain_loop, task, problem, args.steps)
         for width in (int(w) for w in args.widths.split(",")):
             started = time.perf_counter()
-            stacked = best_of(args.repeats, pack_rate, task, problem, config,
-                              width, width, args.steps)
+            stacked = best_of(
+                args.repeats, pack_rate, task, problem, config, width, width, args.steps
+            )
             # Sequential throughput does not depend on K: time a few configs.
-            sequential = best_of(args.repeats, pack_rate, task, problem, config,
-                                 1, min(width, 4), args.steps)
-            print(f"| {name} | {plain:.0f} | {width} | {stacked:.0f} | "
-                  f"{sequential:.0f} | {stacked / plain:.2f} |", flush=True)
+            sequential = best_of(
+                args.repeats,
+                pack_rate,
+                task,
+                problem,
+                config,
+                1,
+                min(width, 4),
+                args.steps,
+            )
+            print(
+                f"| {name} | {plain:.0f} | {width} | {stacked:.0f} | "
+                f"{sequential:.0f} | {stacked / plain:.2f} |",
+                flush=True,
+            )
             if time.perf_counter() - started > args.max_seconds:
                 break
 

@@ -6,7 +6,7 @@ if it beats width 1 by STACK_MARGIN (width 1 is the sequential way, width > 1
 the stacked way). A width that runs out of device memory ends the search,
 so the memory limit is measured rather than estimated. On a CPU a single
 sin-task network already keeps a core's matmuls busy, so width 1 tends to win
-there; on a GPU, and for tiny networks, stacking wins. The result is cached per
+there. On a GPU, and for tiny networks, stacking wins. The result is cached per
 worker process for each (task, options, device, dtype, thread count, K).
 """
 

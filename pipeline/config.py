@@ -38,17 +38,28 @@ class Config:
 
     def pack_key(self):
         """Configs with equal keys share data and initial weights."""
-        return (self.task, self.task_options, self.seed, self.optimizer,
-                self.dtype, self.steps)
+        return (
+            self.task,
+            self.task_options,
+            self.seed,
+            self.optimizer,
+            self.dtype,
+            self.steps,
+        )
 
     def label(self):
-        parts = [self.optimizer, f"lr={self.lr:g}"]
-        if self.a is not None:
-            parts.append(f"a={self.a:g}")
-        if self.b is not None:
-            parts.append(f"b={self.b:g}")
-        parts.append(f"seed={self.seed}")
-        return " ".join(parts)
+        return config_label(self.optimizer, self.lr, self.a, self.b, self.seed)
+
+
+def config_label(optimizer, lr, a, b, seed):
+    """Return the label of a config's run, such as `adam lr=0.001 a=1 b=100 seed=0`."""
+    parts = [optimizer, f"lr={lr:g}"]
+    if a is not None:
+        parts.append(f"a={a:g}")
+    if b is not None:
+        parts.append(f"b={b:g}")
+    parts.append(f"seed={seed}")
+    return " ".join(parts)
 
 
 def config_from_betas(task, optimizer, lr, beta1, beta2, **kwargs):

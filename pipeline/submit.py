@@ -128,7 +128,7 @@ def _cluster_resources(dry_run):
 def _plan(sweep, args, cluster):
     slots = concurrent_slots(sweep.resources, cluster)
     if slots == 0 and args.dry_run and os.environ.get("RAY_ADDRESS"):
-        # The dry run sees only this machine, not the cluster that will run.
+        # The dry run can measure only this machine, not the cluster that will run.
         slots = 1
     if slots == 0:
         raise ValueError(
@@ -249,7 +249,7 @@ def main(args):
 
 
 def _setup(sweep, args, uri, experiment_id, submission):
-    """What every trial needs besides its pack."""
+    """Return what every trial needs besides its pack."""
     return {
         "tracking_uri": uri,
         "experiment_id": experiment_id,
