@@ -1,5 +1,7 @@
-"""Run `python -m pipeline submit` as a user would, and time it."""
+"""Run `python -m pipeline submit` as a user would and time it, and parse
+the benchmarks' integer options."""
 
+import argparse
 import os
 import re
 import subprocess
@@ -37,3 +39,20 @@ def tune_wall(summary):
 def outside_share(summary):
     match = re.search(r"time outside training (\d+) %", summary)
     return int(match.group(1)) if match else -1
+
+
+def positive_int(text):
+    """Parse an option that must be an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        message = f"{text!r} is invalid: expected an integer >= 1"
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
+def positive_ints(text):
+    """Parse a comma-separated list of integers >= 1."""
+    return [positive_int(part) for part in text.split(",")]
