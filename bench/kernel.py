@@ -156,7 +156,7 @@ def main(argv=None):
 def _task_rows(args, name, device):
     """Print a task's rows; return (task, widest K, fastest width, auto's width)."""
     options = dict(SMALL.get(name, {}))
-    if args.data_root and "data_root" in get_task(name).option_names():
+    if args.data_root and "data_root" in TASKS[name].option_names():
         options["data_root"] = args.data_root
     task = get_task(name, **options)
     problem = task.build(0, device, task.default_dtype)

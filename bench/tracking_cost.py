@@ -3,13 +3,13 @@
     python bench/tracking_cost.py [--runs 100] [--out DIR] [--buckets 160,500]
 
 Creates `runs` runs in a new SQLite store (a new folder under DIR, or under
-the system's temporary folder) with the pipeline's own
-calls (tracking.create_runs, then tracking.finish_run), once for each number
-of `loss` buckets. It prints milliseconds per run for three parts. "create"
+the system's temporary folder) with the pipeline's own calls
+(tracking.create_runs, then tracking.finish_run), once for each number of
+`loss` buckets. It prints milliseconds per run for three parts. "create"
 makes a run with its params and tags. "finish" writes its metrics and
-curve.npz and ends it. "metrics alone" is the metrics' log_batch calls
-only, timed on other runs, so it estimates the metrics' share of "finish". The
-number the pipeline uses is tracking.LOSS_BUCKETS; the others are baselines
+curve.npz and ends it. "metrics alone" is tracking.log_metrics only, timed
+on other runs, so it estimates the metrics' share of "finish". The number
+the pipeline uses is tracking.LOSS_BUCKETS, and the others are baselines
 measured in the same run.
 """
 
@@ -36,7 +36,15 @@ def _configs(runs, steps):
 
 def measure(uri, buckets, runs, steps=2000):
     """Return the loss points per run and the milliseconds per run of each part."""
+    default_buckets = tracking.LOSS_BUCKETS
     tracking.LOSS_BUCKETS = buckets
+    try:
+        return _measure(uri, buckets, runs, steps)
+    finally:
+        tracking.LOSS_BUCKETS = default_buckets
+
+
+def _measure(uri, buckets, runs, steps):
     experiment = tracking.setup_experiment(uri, f"tracking_cost_{buckets}")
     client = MlflowClient(tracking_uri=uri)
     configs = _configs(runs, steps)
@@ -50,10 +58,7 @@ def measure(uri, buckets, runs, steps=2000):
     stamp = int(time.time() * 1000)
     for config, run_id in zip(configs, run_ids):
         t0 = time.perf_counter()
-        metrics = tracking._metrics(result, config, stamp)
-        limit = tracking.BATCH_LIMIT
-        for start in range(0, len(metrics), limit):
-            client.log_batch(run_id, metrics=metrics[start : start + limit])
+        tracking.log_metrics(client, run_id, config, result, stamp)
         parts["metrics"] += time.perf_counter() - t0
     run_ids = tracking.create_runs(client, experiment, configs, tags)
     t0 = time.perf_counter()

@@ -182,11 +182,16 @@ def _metrics(result, config, timestamp):
     return metrics
 
 
-def finish_run(client, run_id, config, result, timestamp):
-    """Write a config's metrics and curve.npz, then end the run FINISHED."""
+def log_metrics(client, run_id, config, result, timestamp):
+    """Write a config's metrics in log_batch calls of at most BATCH_LIMIT."""
     metrics = _metrics(result, config, timestamp)
     for start in range(0, len(metrics), BATCH_LIMIT):
         client.log_batch(run_id, metrics=metrics[start : start + BATCH_LIMIT])
+
+
+def finish_run(client, run_id, config, result, timestamp):
+    """Write a config's metrics and curve.npz, then end the run FINISHED."""
+    log_metrics(client, run_id, config, result, timestamp)
 
     buffer = io.BytesIO()
     np.savez_compressed(

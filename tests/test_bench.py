@@ -68,7 +68,9 @@ def test_kernel_rejects_bad_options(capsys):
 
 def test_tracking_cost_counts_points(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(tracking, "LOSS_BUCKETS", tracking.LOSS_BUCKETS)
+    default_buckets = tracking.LOSS_BUCKETS
     tracking_cost.main(["--runs", "2", "--out", str(tmp_path), "--buckets", "10,40"])
+    assert tracking.LOSS_BUCKETS == default_buckets
     rows = [line.split("|") for line in capsys.readouterr().out.splitlines()
             if line.startswith("| ") and line[2].isdigit()]
     assert [(int(r[1]), int(r[2])) for r in rows] == [(10, 20), (40, 80)]
